@@ -1,0 +1,42 @@
+"""The broker factory every service uses.
+
+FastStream's defaults are at-most-once for consumers (``AckPolicy.ACK_FIRST`` commits before the handler
+runs) and a non-idempotent producer. Here: the producer is idempotent with ``acks=all``; consumers are
+registered through :func:`durable_subscriber`, which commits explicit offsets after the handler
+succeeded. Type application is off: durable subscribers decode and validate the payload themselves, so
+that one bad record goes to the dead-letter topic instead of failing its whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from services.common.settings import ServiceSettings
+
+
+def create_broker(
+    settings: ServiceSettings,
+    *,
+    client_id: str,
+    middlewares: Sequence[Any] = (),
+    linger_ms: int = 5,
+    max_batch_size: int = 512 * 1024,
+) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers.split(","),
+        client_id=client_id,
+        apply_types=False,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=linger_ms,
+        max_batch_size=max_batch_size,
+        max_request_size=4 * 1024 * 1024,
+        request_timeout_ms=30_000,
+        # Topics are created explicitly at start-up with their partition counts (see admin.py).
+        allow_auto_create_topics=False,
+        graceful_timeout=settings.shutdown_grace_seconds,
+        middlewares=middlewares,
+    )

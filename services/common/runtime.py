@@ -1,0 +1,96 @@
+"""Start-up and shutdown shared by the services: migrations, pool, topics, broker; then drain.
+
+Each service's ``app.py`` is its composition root: it calls :func:`running` in its FastAPI lifespan and
+registers its subscribers in ``register``, before the broker starts consuming.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from faststream.kafka import KafkaBroker
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from . import db, migrate
+from .kafka import DeadLetters, Publisher, create_broker, ensure_topics
+from .kafka.consumer import TRANSIENT
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: ServiceSettings
+    component: str
+    pool: db.Pool
+    broker: KafkaBroker
+    publisher: Publisher
+
+    def dead_letters(self, consumer: str) -> DeadLetters:
+        return DeadLetters(self.broker, consumer=consumer)
+
+
+def _retrying(settings: ServiceSettings, what: str) -> AsyncRetrying:
+    def before_sleep(state: object) -> None:
+        log.warning(
+            f"{what} not reachable yet, retrying", extra={"attempt": getattr(state, "attempt_number", 0)}
+        )
+
+    return AsyncRetrying(
+        stop=stop_after_delay(settings.startup_timeout_seconds),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        retry=retry_if_exception_type(TRANSIENT),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+
+
+@asynccontextmanager
+async def running(
+    settings: ServiceSettings,
+    *,
+    component: str,
+    register: Callable[[Runtime], None] | None = None,
+) -> AsyncIterator[Runtime]:
+    dsn = settings.database_url.get_secret_value()
+    async for attempt in _retrying(settings, "PostgreSQL"):
+        with attempt:
+            if settings.run_migrations:
+                applied = await migrate.migrate(dsn, [component])
+                if applied:
+                    log.info(
+                        "migrations applied",
+                        extra={"migrations": [f"{m.component}/{m.version}" for m in applied]},
+                    )
+            pool = await db.create_pool(
+                dsn,
+                min_size=settings.database_pool_min,
+                max_size=settings.database_pool_max,
+                application_name=f"gunma-{component}",
+            )
+    async for attempt in _retrying(settings, "Kafka"):
+        with attempt:
+            await ensure_topics(
+                settings.kafka_bootstrap_servers,
+                settings.topics,
+                replication_factor=settings.kafka_replication_factor,
+            )
+    broker = create_broker(settings, client_id=f"gunma-{component}")
+    runtime = Runtime(settings, component, pool, broker, Publisher(broker))
+    if register is not None:
+        register(runtime)
+    try:
+        async for attempt in _retrying(settings, "Kafka"):
+            with attempt:
+                await broker.start()
+        log.info("started", extra={"component": component})
+        yield runtime
+    finally:
+        # Stop consuming, let in-flight handlers finish (graceful_timeout), flush the producer.
+        await broker.stop()
+        await pool.close()
+        log.info("stopped", extra={"component": component})

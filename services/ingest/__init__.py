@@ -1,0 +1,1 @@
+"""Every way in: government employment feeds, LINE webhooks and staff notices."""

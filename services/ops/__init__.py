@@ -1,0 +1,1 @@
+"""Operations: the local runner, and (later) the ops CLI."""

@@ -1,0 +1,122 @@
+"""Run every service locally, each in its own process, until Ctrl-C; then stop them all cleanly.
+
+Kafka and PostgreSQL are started by ``./dev up`` before this runs. Each service gets the local defaults
+(loopback addresses, the development database) and its own port; logs go to ``.local/logs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port: int
+
+
+SERVICES = (
+    Service("line_sandbox", 8090),
+    Service("ingest", 8001),
+    Service("router", 8002),
+    Service("translate", 8003),
+    Service("sender", 8004),
+)
+
+
+def local_environment() -> dict[str, str]:
+    kafka_port = os.environ.get("KAFKA_PORT", "39092")
+    pg_port = os.environ.get("PG_PORT", "55432")
+    return {
+        "GUNMA_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
+        "GUNMA_DATABASE_URL": f"postgresql://gunma:gunma-local@127.0.0.1:{pg_port}/gunma",
+    }
+
+
+def _wait_ready(service: Service, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+            raise SystemExit(f"{service.name} exited with {process.returncode}; last log lines:\n{tail}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{service.port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{service.name} was not ready within {timeout:.0f} s (log: {log})")
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the services like Ctrl-C does
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--log-dir", type=Path, default=Path(os.environ.get("GUNMA_STATE_DIR", REPO / ".local")) / "logs"
+    )
+    args = parser.parse_args(argv)
+    args.log_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **local_environment(), "PYTHONUNBUFFERED": "1"}
+    running: list[tuple[Service, subprocess.Popen[bytes]]] = []
+
+    def stop_all(*_: object) -> None:
+        for _service, process in reversed(running):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for service, process in reversed(running):
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                print(f"{service.name} did not stop in 40 s; killing it", file=sys.stderr)
+                process.kill()
+
+    try:
+        for service in SERVICES:
+            log = args.log_dir / f"{service.name}.log"
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module names
+                [sys.executable, "-m", f"services.{service.name}"],
+                cwd=REPO,
+                env={
+                    **env,
+                    f"GUNMA_{service.name.upper().replace('LINE_', '')}_HTTP_PORT": str(service.port),
+                },
+                stdout=log.open("ab"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop the services in order
+            )
+            running.append((service, process))
+            _wait_ready(service, process, log)
+            print(f"  {service.name:<13} http://127.0.0.1:{service.port}   log: {log}")
+        print("All services are up. Press Ctrl-C to stop them.")
+        signal.signal(signal.SIGTERM, _interrupt)
+        while all(process.poll() is None for _, process in running):
+            time.sleep(0.5)
+        for service, process in running:
+            if process.poll() is not None:
+                print(
+                    f"{service.name} exited with {process.returncode}; stopping the others", file=sys.stderr
+                )
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping...")
+        return 0
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

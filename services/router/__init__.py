@@ -1,0 +1,1 @@
+"""Registry of employers, workers and LINE subscribers; audiences, schedules and reminders."""

@@ -1,0 +1,1 @@
+"""Sends through the LINE Messaging API, exactly once per recipient."""

@@ -1,0 +1,1 @@
+"""Each notice into each needed language, once."""
