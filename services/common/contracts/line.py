@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
 
-from .base import Event, LineUserId
+from .base import Event, LineUserId, WorkerId
 
 
 class _LineEvent(Event):
@@ -31,9 +31,16 @@ class SubscriberUnfollowed(_LineEvent):
 
 
 class MessageReceived(_LineEvent):
+    """A message from the worker.
+
+    When the text is a residence card number, ingest replaces it: ``text`` is None and
+    ``card_worker_id`` carries the pseudonymous id (HMAC) instead, so the number never enters Kafka.
+    """
+
     type: Literal["line.message"] = "line.message"
     message_type: str = Field(max_length=32, description="text, sticker, image, ...")
     text: str | None = Field(default=None, max_length=5000)
+    card_worker_id: WorkerId | None = None
 
 
 class PostbackReceived(_LineEvent):
