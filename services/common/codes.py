@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 
 from babel import Locale
 
@@ -154,6 +154,7 @@ def municipality_check_digit(five_digits: str) -> int:
     return (11 - total % 11) % 10
 
 
+@lru_cache(maxsize=8192)  # every employment event carries one; Japan has under 2,000 municipalities
 def normalize_municipality_code(value: str) -> str:
     """Return the six-digit code; accept five digits (no check digit) or six with a correct one."""
     code = value.strip().translate(_FULLWIDTH_DIGITS)

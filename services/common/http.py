@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 
 import uvicorn
@@ -11,6 +12,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from . import tracing
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,17 @@ def add_operational_routes(app: FastAPI, checks: Callable[[], Mapping[str, Check
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run under uvicorn until SIGTERM/SIGINT; in-flight work drains within the grace period."""
+    """Run under uvicorn until SIGTERM/SIGINT; in-flight work drains within the grace period.
+
+    Tracing is set up here, before the lifespan creates the broker, if the environment asks for it
+    (``OTEL_*``, see :mod:`services.common.tracing`); otherwise nothing is installed.
+    """
+    try:
+        tracing.configure(settings.service_name)
+    except ValueError as error:
+        print(f"{settings.service_name}: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    tracing.instrument_app(app)
     config = uvicorn.Config(
         app,
         host=settings.http_host,
@@ -58,4 +70,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         lifespan="on",
     )
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        tracing.shutdown()  # flush the spans still buffered

@@ -17,6 +17,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from . import db, migrate
 from .kafka import DeadLetters, Publisher, create_broker, ensure_topics
 from .kafka.consumer import TRANSIENT
+from .kafka.lag import LagSampler
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,10 @@ async def running(
     *,
     component: str,
     register: Callable[[Runtime], None] | None = None,
+    lag_sample_seconds: float = 15.0,
 ) -> AsyncIterator[Runtime]:
+    """Start-up, then yield the runtime; on exit, drain. Consumer lag is sampled every
+    ``lag_sample_seconds`` into ``gunma_consumer_lag`` while the broker runs."""
     dsn = settings.database_url.get_secret_value()
     async for attempt in _retrying(settings, "PostgreSQL"):
         with attempt:
@@ -83,13 +87,16 @@ async def running(
     runtime = Runtime(settings, component, pool, broker, Publisher(broker))
     if register is not None:
         register(runtime)
+    lag = LagSampler(broker, interval=lag_sample_seconds)
     try:
         async for attempt in _retrying(settings, "Kafka"):
             with attempt:
                 await broker.start()
+        lag.start()
         log.info("started", extra={"component": component})
         yield runtime
     finally:
+        await lag.stop()
         # Stop consuming, let in-flight handlers finish (graceful_timeout), flush the producer.
         await broker.stop()
         await pool.close()

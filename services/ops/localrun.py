@@ -38,10 +38,44 @@ SERVICES = (
 def local_environment() -> dict[str, str]:
     kafka_port = os.environ.get("KAFKA_PORT", "39092")
     pg_port = os.environ.get("PG_PORT", "55432")
-    return {
+    env = {
         "GUNMA_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
         "GUNMA_DATABASE_URL": f"postgresql://gunma:gunma-local@127.0.0.1:{pg_port}/gunma",
     }
+    env.update(_line_sandbox_environment())
+    # translate: Spanish and Brazilian Portuguese through the local Apertium APY
+    # (deploy/local/apertium/apy.sh up); the other languages fall back until an engine is configured.
+    env["GUNMA_TRANSLATE_APERTIUM_URL"] = f"http://127.0.0.1:{os.environ.get('APY_PORT', '2737')}"
+    env["GUNMA_TRANSLATE_BACKENDS"] = '{"es": "apertium", "pt-BR": "apertium"}'
+    return env
+
+
+#: DEVELOPMENT ONLY: credentials of the local LINE sandbox channel. They are public (in this file) and
+#: must never be used for a real LINE channel; production takes its token and secret from its own secrets.
+DEV_LINE_CHANNEL_TOKEN = "dev-only-sandbox-channel-token"  # noqa: S105 - development-only, public
+DEV_LINE_CHANNEL_SECRET = "dev-only-sandbox-channel-secret"  # noqa: S105 - development-only, public
+DEV_SANDBOX_ADMIN_TOKEN = "dev-only-sandbox-admin-token"  # noqa: S105 - development-only, public
+
+
+def _line_sandbox_environment() -> dict[str, str]:
+    """The sender talks to the local LINE sandbox, which signs webhooks to ingest (all loopback)."""
+    specs = REPO.parent / "shared" / "line-openapi"
+    env = {
+        "GUNMA_SANDBOX_CHANNEL_ACCESS_TOKENS": DEV_LINE_CHANNEL_TOKEN,
+        "GUNMA_SANDBOX_CHANNEL_SECRET": DEV_LINE_CHANNEL_SECRET,
+        "GUNMA_SANDBOX_ADMIN_TOKEN": DEV_SANDBOX_ADMIN_TOKEN,
+        "GUNMA_SANDBOX_WEBHOOK_URL": "http://127.0.0.1:8001/line/webhook",
+        "GUNMA_SANDBOX_STATE_FILE": str(
+            Path(os.environ.get("GUNMA_STATE_DIR", REPO / ".local")) / "line-sandbox.journal"
+        ),
+        "GUNMA_SENDER_LINE_API_BASE_URL": "http://127.0.0.1:8090",
+        "GUNMA_SENDER_LINE_CHANNEL_ACCESS_TOKEN": DEV_LINE_CHANNEL_TOKEN,
+    }
+    if (specs / "messaging-api.yml").is_file():
+        env["GUNMA_SANDBOX_OPENAPI_SPEC"] = str(specs / "messaging-api.yml")
+    if (specs / "webhook.yml").is_file():
+        env["GUNMA_SANDBOX_WEBHOOK_OPENAPI_SPEC"] = str(specs / "webhook.yml")
+    return env
 
 
 def _wait_ready(service: Service, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
