@@ -4,31 +4,73 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from services.common import db
+from services.common.contracts import DeliveryReady
 from services.common.http import Check, add_operational_routes
+from services.common.kafka import ConsumerPolicy, durable_subscriber
 from services.common.runtime import Runtime, running
 
+from .delivery import Deliverer
+from .handlers import SendHandler
+from .line_api import LineApi
 from .settings import SenderSettings
 
 
 def create_app(settings: SenderSettings) -> FastAPI:
-    state: dict[str, Runtime] = {}
+    state: dict[str, Any] = {}
+    api = LineApi(
+        base_url=settings.line_api_base_url,
+        access_token=settings.line_channel_access_token.get_secret_value(),
+        timeout=settings.request_timeout_seconds,
+        connections=settings.max_in_flight,
+        proxy=settings.line_api_proxy,
+        trust_env=settings.line_api_trust_env,
+        batch_header=settings.send_batch_header,
+    )
 
     def register(runtime: Runtime) -> None:
         state["runtime"] = runtime
+        deliverer = Deliverer(api, settings)
+        handler = SendHandler(
+            settings=settings,
+            pool=runtime.pool,
+            deliverer=deliverer,
+            publisher=runtime.publisher,
+            dead_letters=runtime.dead_letters(settings.consumer_group),
+        )
+        state["handler"] = handler
+        durable_subscriber(
+            runtime.broker,
+            topic=settings.topics.deliveries_ready,
+            group_id=settings.consumer_group,
+            payload=DeliveryReady,
+            handler=handler,
+            dead_letters=runtime.dead_letters(settings.consumer_group),
+            policy=ConsumerPolicy(
+                max_records=settings.consumer_max_records,
+                max_partition_fetch_bytes=settings.consumer_partition_fetch_bytes,
+            ),
+            title="deliveries.ready",
+            description="Rendered LINE messages to send; one DeliveryResult per batch follows.",
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with running(settings, component="sender", register=register):
-            yield
+        await api.start()  # before the broker starts consuming: handlers need it
+        try:
+            async with running(settings, component="sender", register=register):
+                yield
+        finally:
+            await api.close()
 
     app = FastAPI(title="Gunma Model sender", lifespan=lifespan)
 
     def checks() -> dict[str, Check]:
-        runtime = state.get("runtime")
+        runtime: Runtime | None = state.get("runtime")
         if runtime is None:
             return {}
         return {
