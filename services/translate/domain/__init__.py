@@ -1,0 +1,1 @@
+"""Pure logic of the translate service: no I/O, unit-tested."""
