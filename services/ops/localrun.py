@@ -43,6 +43,7 @@ def local_environment() -> dict[str, str]:
         "GUNMA_DATABASE_URL": f"postgresql://gunma:gunma-local@127.0.0.1:{pg_port}/gunma",
     }
     env.update(_line_sandbox_environment())
+    env.update(_ingest_environment())
     # translate: Spanish and Brazilian Portuguese through the local Apertium APY
     # (deploy/local/apertium/apy.sh up); the other languages fall back until an engine is configured.
     env["GUNMA_TRANSLATE_APERTIUM_URL"] = f"http://127.0.0.1:{os.environ.get('APY_PORT', '2737')}"
@@ -55,6 +56,18 @@ def local_environment() -> dict[str, str]:
 DEV_LINE_CHANNEL_TOKEN = "dev-only-sandbox-channel-token"  # noqa: S105 - development-only, public
 DEV_LINE_CHANNEL_SECRET = "dev-only-sandbox-channel-secret"  # noqa: S105 - development-only, public
 DEV_SANDBOX_ADMIN_TOKEN = "dev-only-sandbox-admin-token"  # noqa: S105 - development-only, public
+
+
+#: DEVELOPMENT ONLY: the local stack's worker-id pepper (public, in this file): never for real data.
+DEV_WORKER_ID_PEPPER = "dev-only-worker-id-pepper-never-for-real-data"
+
+
+def _ingest_environment() -> dict[str, str]:
+    """ingest checks the sandbox's webhook signatures with the sandbox channel's secret."""
+    return {
+        "GUNMA_INGEST_LINE_CHANNEL_SECRET": DEV_LINE_CHANNEL_SECRET,
+        "GUNMA_INGEST_WORKER_ID_PEPPER": DEV_WORKER_ID_PEPPER,
+    }
 
 
 def _line_sandbox_environment() -> dict[str, str]:

@@ -141,6 +141,9 @@ class _DurableConsumer(Generic[M]):
         self.is_running: Callable[[], bool] = lambda: True
 
     async def __call__(self, message: KafkaMessage) -> None:
+        # The passthrough decoder made the message its own cached body, a reference cycle that kept each
+        # batch (records and payloads) alive until a full GC pass; dropping the cache frees it by refcount.
+        message.clear_cache()
         raw = message.raw_message
         records: Sequence[ConsumerRecord[Any, Any]] = raw if isinstance(raw, tuple | list) else (raw,)
         if not records:
