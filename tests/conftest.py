@@ -91,6 +91,9 @@ def service_env(stack: Stack, database_url: str, topics: Topics) -> dict[str, st
         "GUNMA_KAFKA_TOPIC_PREFIX": topics.prefix,
         "GUNMA_DATABASE_URL": database_url,
         "GUNMA_LOG_LEVEL": "INFO",
+        # test-only secrets, shared by the services that must agree on them
+        "GUNMA_WORKER_ID_PEPPER": "test-only-worker-id-pepper-0123456789abcdef",
+        "GUNMA_LINE_CHANNEL_SECRET": "test-only-line-channel-secret",
     }
 
 

@@ -1,35 +1,137 @@
-"""Composition root of the router service: settings, infrastructure, handlers and HTTP routes."""
+"""Composition root of the router service: settings, infrastructure, handlers, scheduler, HTTP routes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 
 from fastapi import FastAPI
 
 from services.common import db
+from services.common.auth import KeyStore
+from services.common.contracts import utcnow
 from services.common.http import Check, add_operational_routes
+from services.common.problems import Problem, install_problem_handlers
 from services.common.runtime import Runtime, running
 
+from .api import ApiContext, build_router
+from .domain.quiet_hours import QuietHours
+from .handlers import ConversationHandler, register_consumers
+from .planning import Planner
+from .reminders import ReminderPlanner
+from .scheduler import Scheduler
 from .settings import RouterSettings
 
 
-def create_app(settings: RouterSettings) -> FastAPI:
-    state: dict[str, Runtime] = {}
+@dataclass(frozen=True, slots=True)
+class RouterParts:
+    """What the conversation may use besides its connection: publish replies (``runtime.publisher``),
+    raise reminders after a link (``reminders.evaluate``, then ``wake``), read settings and time."""
+
+    runtime: Runtime
+    settings: RouterSettings
+    reminders: ReminderPlanner
+    clock: Callable[[], datetime]
+    #: make the scheduler look for due work now (e.g. reminders just raised)
+    wake: Callable[[], None]
+
+
+#: Builds the conversation handler once the runtime exists (the dialogue plugs in here).
+ConversationFactory = Callable[[RouterParts], ConversationHandler]
+
+
+def create_app(
+    settings: RouterSettings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    conversation: ConversationFactory | None = None,
+) -> FastAPI:
+    """The router. ``clock`` is injectable for tests; ``conversation`` handles messages and postbacks."""
+    quiet = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end, settings.zone)
+    state: dict[str, object] = {}
 
     def register(runtime: Runtime) -> None:
+        topic = settings.topics.deliveries_planned
+        planner = Planner(
+            pool=runtime.pool,
+            publisher=runtime.publisher,
+            topic=topic,
+            quiet=quiet,
+            batch_size=settings.batch_size,
+            publish_chunk=settings.publish_chunk,
+            fallback_language=settings.unset_language_fallback,
+            clock=clock,
+        )
+        reminders = ReminderPlanner(
+            pool=runtime.pool,
+            publisher=runtime.publisher,
+            topic=topic,
+            quiet=quiet,
+            chunk=settings.reminder_chunk,
+            fallback_language=settings.unset_language_fallback,
+        )
+        scheduler = Scheduler(
+            pool=runtime.pool,
+            planner=planner,
+            reminders=reminders,
+            clock=clock,
+            poll_seconds=settings.scheduler_poll_seconds,
+            reminder_interval_seconds=settings.reminder_interval_seconds,
+            release_workers=settings.release_workers,
+            recipients_retention_days=settings.recipients_retention_days,
+            reminders_retention_days=settings.reminders_retention_days,
+        )
+        register_consumers(
+            runtime,
+            employment_max_records=settings.employment_max_records,
+            employment_consumers=settings.employment_consumers,
+            employment_partition_fetch_bytes=settings.employment_partition_fetch_bytes,
+            quiet=quiet,
+            clock=clock,
+            reminders=reminders,
+            wake=scheduler.wake,
+            conversation=(
+                conversation(RouterParts(runtime, settings, reminders, clock, scheduler.wake))
+                if conversation is not None
+                else None
+            ),
+        )
         state["runtime"] = runtime
+        state["scheduler"] = scheduler
+        state["api"] = ApiContext(
+            pool=runtime.pool,
+            keys=KeyStore(runtime.pool, cache_seconds=settings.api_key_cache_seconds),
+            clock=clock,
+            fallback_language=settings.unset_language_fallback,
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with running(settings, component="router", register=register):
-            yield
+            scheduler = state["scheduler"]
+            assert isinstance(scheduler, Scheduler)
+            scheduler.start()
+            try:
+                yield
+            finally:
+                await scheduler.stop(timeout=settings.shutdown_grace_seconds / 2)
 
     app = FastAPI(title="Gunma Model router", lifespan=lifespan)
+    install_problem_handlers(app)
+
+    def api_context() -> ApiContext:
+        context = state.get("api")
+        if not isinstance(context, ApiContext):
+            raise Problem(503, "Starting", "the router is not ready yet")
+        return context
+
+    app.include_router(build_router(api_context))
 
     def checks() -> dict[str, Check]:
         runtime = state.get("runtime")
-        if runtime is None:
+        if not isinstance(runtime, Runtime):
             return {}
         return {
             "postgres": lambda: db.ping(runtime.pool),
