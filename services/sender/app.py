@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,20 +19,12 @@ from services.common.runtime import Runtime, running
 from .delivery import Deliverer
 from .handlers import SendHandler
 from .line_api import LineApi
+from .quota_sampler import sample_quota
 from .settings import SenderSettings
 
 
-def create_app(settings: SenderSettings) -> FastAPI:
-    state: dict[str, Any] = {}
-    api = LineApi(
-        base_url=settings.line_api_base_url,
-        access_token=settings.line_channel_access_token.get_secret_value(),
-        timeout=settings.request_timeout_seconds,
-        connections=settings.max_in_flight,
-        proxy=settings.line_api_proxy,
-        trust_env=settings.line_api_trust_env,
-        batch_header=settings.send_batch_header,
-    )
+def registration(settings: SenderSettings, api: LineApi, state: dict[str, Any]) -> Callable[[Runtime], None]:
+    """Wires the sender's consumer to a runtime; the AsyncAPI document (asyncapi.py) runs the same."""
 
     def register(runtime: Runtime) -> None:
         state["runtime"] = runtime
@@ -58,13 +52,43 @@ def create_app(settings: SenderSettings) -> FastAPI:
             description="Rendered LINE messages to send; one DeliveryResult per batch follows.",
         )
 
+    return register
+
+
+def line_api(settings: SenderSettings) -> LineApi:
+    """The LINE client (its session opens in ``start``)."""
+    return LineApi(
+        base_url=settings.line_api_base_url,
+        access_token=settings.line_channel_access_token.get_secret_value(),
+        timeout=settings.request_timeout_seconds,
+        connections=settings.max_in_flight,
+        proxy=settings.line_api_proxy,
+        trust_env=settings.line_api_trust_env,
+        batch_header=settings.send_batch_header,
+    )
+
+
+def create_app(settings: SenderSettings) -> FastAPI:
+    state: dict[str, Any] = {}
+    api = line_api(settings)
+    register = registration(settings, api, state)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await api.start()  # before the broker starts consuming: handlers need it
+        sampler = (
+            asyncio.create_task(sample_quota(api, settings.quota_sample_seconds), name="sender-quota")
+            if settings.quota_sample_seconds
+            else None
+        )
         try:
             async with running(settings, component="sender", register=register):
                 yield
         finally:
+            if sampler is not None:
+                sampler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sampler
             await api.close()
 
     app = FastAPI(title="Gunma Model sender", lifespan=lifespan)

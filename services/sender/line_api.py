@@ -38,6 +38,7 @@ from linebot.v3.messaging.exceptions import ApiException
 from pydantic.v1 import PrivateAttr
 from pydantic.v1 import ValidationError as SdkValidationError
 
+from . import metrics
 from .domain.classify import Answer
 from .domain.decisions import QuotaStatus
 
@@ -236,7 +237,9 @@ class LineApi:
         except (TimeoutError, aiohttp.ClientError) as error:
             raise LineUnavailable(f"quota check failed: {type(error).__name__}") from None
         kind = str(getattr(limit.type, "value", limit.type))
-        return QuotaStatus(limited=kind == "limited", limit=limit.value, used=int(usage.total_usage))
+        status = QuotaStatus(limited=kind == "limited", limit=limit.value, used=int(usage.total_usage))
+        metrics.record_quota(status)  # every read keeps gunma_sender_quota_* current
+        return status
 
 
 class LineUnavailable(ConnectionError):

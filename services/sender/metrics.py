@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from .domain.decisions import QuotaStatus
+
 REQUESTS = Counter(
     "gunma_sender_line_requests_total",
     "Requests to the LINE Messaging API by verdict",
@@ -26,6 +28,20 @@ BATCHES = Counter("gunma_sender_batches_total", "Batches by final status", ["sta
 HELD = Counter("gunma_sender_batches_held_total", "Batch attempts held back by the exhausted monthly quota")
 #: Alert on this: 1 while LINE's monthly message quota is exhausted and nothing can be sent.
 QUOTA_EXHAUSTED = Gauge("gunma_sender_quota_exhausted", "1 while LINE's monthly quota is exhausted")
+#: LINE's monthly message quota as last reported (GET /v2/bot/message/quota and /quota/consumption, read
+#: every ``quota_sample_seconds`` and whenever the sender checks it); +Inf when the channel has no limit.
+QUOTA_REMAINING = Gauge("gunma_sender_quota_remaining", "LINE monthly messages left, as last reported")
+QUOTA_LIMIT = Gauge("gunma_sender_quota_limit", "LINE monthly message limit, as last reported")
+QUOTA_USED = Gauge("gunma_sender_quota_used", "LINE messages counted this month, as last reported")
+
+
+def record_quota(quota: QuotaStatus) -> None:
+    remaining = quota.remaining
+    QUOTA_REMAINING.set(float("inf") if remaining is None else remaining)
+    QUOTA_LIMIT.set(float("inf") if not quota.limited or quota.limit is None else quota.limit)
+    QUOTA_USED.set(quota.used)
+
+
 NOTICES_REFUSED = Counter(
     "gunma_sender_notices_refused_total", "Large notices refused because the quota cannot carry them"
 )

@@ -61,6 +61,8 @@ class SenderSettings(ServiceSettings):
     quota_refuse: bool = True
     #: while the quota is exhausted, ask LINE this often whether it was raised
     quota_probe_seconds: float = Field(default=300.0, gt=0)
+    #: read the quota this often for gunma_sender_quota_* (the dashboard); 0: only when checking it
+    quota_sample_seconds: float = Field(default=600.0, ge=0, le=86_400)
 
     # --- consumer -----------------------------------------------------------------------------------
     consumer_group: str = "sender"

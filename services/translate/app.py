@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -82,9 +82,11 @@ def _base_url(name: BackendName, settings: TranslateSettings) -> str | None:
     }[name]
 
 
-def create_app(settings: TranslateSettings) -> FastAPI:
-    state: dict[str, Any] = {}
-    clients: dict[str, httpx.AsyncClient] = {}
+def registration(
+    settings: TranslateSettings, clients: dict[str, httpx.AsyncClient], state: dict[str, Any]
+) -> Callable[[Runtime], None]:
+    """Wires engines, translator and consumers to a runtime (``clients``: one per used backend, filled
+    by the lifespan before the runtime starts); the AsyncAPI document (asyncapi.py) runs the same."""
 
     def register(runtime: Runtime) -> None:
         budget = BudgetStore(
@@ -162,6 +164,15 @@ def create_app(settings: TranslateSettings) -> FastAPI:
             budget=budget,
             four_eyes=settings.four_eyes,
         )
+
+    return register
+
+
+def create_app(settings: TranslateSettings) -> FastAPI:
+    state: dict[str, Any] = {}
+    clients: dict[str, httpx.AsyncClient] = {}
+
+    register = registration(settings, clients, state)
 
     async def refresh_budgets() -> None:
         budget: BudgetStore = state["budget"]

@@ -21,6 +21,15 @@ COMMANDS = [
     ["topics", "ensure"],
     ["topics", "describe"],
     ["migrate"],
+    ["csv"],
+    ["csv", "push"],
+    ["notices"],
+    ["notices", "create"],
+    ["notices", "status"],
+    ["notices", "cancel"],
+    ["audience"],
+    ["audience", "count"],
+    ["stats"],
 ]
 
 
