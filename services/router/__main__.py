@@ -7,6 +7,7 @@ from services.common.http import serve
 from services.common.settings import load_settings
 
 from .app import create_app
+from .conversation import conversation_factory
 from .settings import RouterSettings
 
 
@@ -19,7 +20,10 @@ def main() -> None:
     # ones become a hundred times rarer, and what start-up allocated is never scanned again.
     gc.freeze()
     gc.set_threshold(700, 10, settings.gc_full_collection_threshold)
-    serve(create_app(settings), settings)
+    serve(
+        create_app(settings, conversation=conversation_factory if settings.dialogue_enabled else None),
+        settings,
+    )
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ class ApiContext:
     keys: KeyStore
     clock: Clock
     fallback_language: str | None
+    #: printed before registration codes, and the LINE account's basic ID for deep links (None: no links)
+    code_prefix: str = "GM"
+    line_basic_id: str | None = None
 
 
 class StrictAudienceFilter(AudienceFilter):

@@ -17,8 +17,9 @@ from services.common.problems import Problem, install_problem_handlers
 from services.common.runtime import Runtime, running
 
 from .api import ApiContext, build_router
+from .codes_api import build_codes_router
 from .domain.quiet_hours import QuietHours
-from .handlers import ConversationHandler, register_consumers
+from .handlers import ConversationHandler, ConversationHooks, register_consumers
 from .planning import Planner
 from .reminders import ReminderPlanner
 from .scheduler import Scheduler
@@ -42,15 +43,16 @@ class RouterParts:
 ConversationFactory = Callable[[RouterParts], ConversationHandler]
 
 
-def create_app(
+def registration(
     settings: RouterSettings,
     *,
-    clock: Callable[[], datetime] = utcnow,
-    conversation: ConversationFactory | None = None,
-) -> FastAPI:
-    """The router. ``clock`` is injectable for tests; ``conversation`` handles messages and postbacks."""
+    clock: Callable[[], datetime],
+    conversation: ConversationFactory | None,
+    state: dict[str, object],
+) -> Callable[[Runtime], None]:
+    """Wires planner, reminders, scheduler and consumers to a runtime (what ``state`` then holds is the
+    lifespan's and the API's); the AsyncAPI document (asyncapi.py) runs the same function."""
     quiet = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end, settings.zone)
-    state: dict[str, object] = {}
 
     def register(runtime: Runtime) -> None:
         topic = settings.topics.deliveries_planned
@@ -83,6 +85,11 @@ def create_app(
             recipients_retention_days=settings.recipients_retention_days,
             reminders_retention_days=settings.reminders_retention_days,
         )
+        handler = (
+            conversation(RouterParts(runtime, settings, reminders, clock, scheduler.wake))
+            if conversation is not None
+            else None
+        )
         register_consumers(
             runtime,
             employment_max_records=settings.employment_max_records,
@@ -92,12 +99,9 @@ def create_app(
             clock=clock,
             reminders=reminders,
             wake=scheduler.wake,
-            conversation=(
-                conversation(RouterParts(runtime, settings, reminders, clock, scheduler.wake))
-                if conversation is not None
-                else None
-            ),
+            conversation=handler,
         )
+        state["conversation"] = handler
         state["runtime"] = runtime
         state["scheduler"] = scheduler
         state["api"] = ApiContext(
@@ -105,17 +109,37 @@ def create_app(
             keys=KeyStore(runtime.pool, cache_seconds=settings.api_key_cache_seconds),
             clock=clock,
             fallback_language=settings.unset_language_fallback,
+            code_prefix=settings.dialogue_employer_code_prefix,
+            line_basic_id=settings.line_basic_id,
         )
+
+    return register
+
+
+def create_app(
+    settings: RouterSettings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    conversation: ConversationFactory | None = None,
+) -> FastAPI:
+    """The router. ``clock`` is injectable for tests; ``conversation`` handles messages and postbacks."""
+    state: dict[str, object] = {}
+    register = registration(settings, clock=clock, conversation=conversation, state=state)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with running(settings, component="router", register=register):
             scheduler = state["scheduler"]
             assert isinstance(scheduler, Scheduler)
+            hooks = state.get("conversation")
             scheduler.start()
+            if isinstance(hooks, ConversationHooks):
+                await hooks.start()
             try:
                 yield
             finally:
+                if isinstance(hooks, ConversationHooks):
+                    await hooks.stop(timeout=settings.shutdown_grace_seconds / 4)
                 await scheduler.stop(timeout=settings.shutdown_grace_seconds / 2)
 
     app = FastAPI(title="Gunma Model router", lifespan=lifespan)
@@ -128,6 +152,7 @@ def create_app(
         return context
 
     app.include_router(build_router(api_context))
+    app.include_router(build_codes_router(api_context))
 
     def checks() -> dict[str, Check]:
         runtime = state.get("runtime")

@@ -12,7 +12,9 @@ nothing. Topics and groups:
 | deliveries.results.v1 | router.delivery-results | outcomes per batch, unreachable subscribers         |
 
 The conversation (onboarding dialogue) plugs in as a :class:`ConversationHandler`: it is called for
-every batch of LINE events, inside the same transaction, after the follow state was applied.
+every batch of LINE events, inside the same transaction, after the follow state was applied. A handler
+that also implements :class:`ConversationHooks` is told before the transaction opens (to look things up
+over the network without holding locks) and after it committed (to publish what it wrote).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from services.common.contracts import DeliveryResult, EmploymentEvent, LineEvent, NoticeSubmitted
 from services.common.db import Connection
@@ -52,6 +54,23 @@ class ConversationHandler(Protocol):
     """
 
     async def __call__(self, conn: Connection, events: Sequence[Consumed[LineEvent]]) -> None: ...
+
+
+@runtime_checkable
+class ConversationHooks(Protocol):
+    """Optional: around the consumer's transaction, and the handler's own background work."""
+
+    async def before_transaction(self, events: Sequence[Consumed[LineEvent]]) -> None:
+        """Called before each attempt's transaction (no connection held): network look-ups."""
+
+    async def after_commit(self) -> None:
+        """Called once the attempt's transaction committed: publish what it staged."""
+
+    async def start(self) -> None:
+        """Start background work and clients (in the lifespan, once the runtime runs)."""
+
+    async def stop(self, timeout: float) -> None:
+        """Stop it, waiting at most ``timeout`` seconds."""
 
 
 def register_consumers(
@@ -124,12 +143,22 @@ def register_consumers(
             ),
             description="Employment facts from the feed into the registry",
         )
+    line_tracked = tracked(pool, line_group, apply_line_events)
+    hooks = conversation if isinstance(conversation, ConversationHooks) else None
+
+    async def line_events_handler(items: list[Consumed[LineEvent]]) -> None:
+        if hooks is not None:
+            await hooks.before_transaction(items)
+        await line_tracked(items)
+        if hooks is not None:
+            await hooks.after_commit()
+
     durable_subscriber(
         runtime.broker,
         topic=topics.line_events,
         group_id=line_group,
         payload=LineEvent,
-        handler=tracked(pool, line_group, apply_line_events),
+        handler=line_events_handler if hooks is not None else line_tracked,
         dead_letters=runtime.dead_letters(line_group),
         description="Follow state of LINE subscribers, and the conversation",
     )

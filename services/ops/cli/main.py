@@ -1,8 +1,8 @@
 """The root of the ``gunma`` command: global options, the command groups, and error handling.
 
-Each group is a module of its own (keys, dlq, topics, schema). Commands for the services' HTTP APIs
-(push a CSV, notices, audience counts, delivery status, employer registration codes) join as further
-groups when those APIs exist; see docs/operations.md.
+Each group is a module of its own: keys, dlq, topics, schema (migrate) and codes work on PostgreSQL and
+Kafka directly; csv, notices, audience and stats call the services' HTTP APIs (http.py: URLs and the
+API key from GUNMA_OPS_*). The reference is docs/operations.md, "The ops CLI".
 """
 
 from __future__ import annotations
@@ -13,16 +13,19 @@ from typing import Annotated, Any
 import typer
 
 from services.common.settings import load_settings
+from services.ops import codes_cli
 from services.ops.settings import OpsSettings
 
-from . import dlq, keys, schema, topics
+from . import audience, csv, dlq, keys, notices, schema, stats, topics
 from .common import CliError, State, err
 
 app = typer.Typer(
     name="gunma",
-    help="Operate the Gunma Model system: API keys, dead-letter topics, migrations, Kafka topics.\n\n"
+    help="Operate the Gunma Model system: API keys, dead-letter topics, migrations, Kafka topics, "
+    "registration codes, CSV uploads, notices, audiences, statistics.\n\n"
     "Connections come from the same environment variables as the services (GUNMA_DATABASE_URL, "
-    "GUNMA_KAFKA_BOOTSTRAP_SERVERS, GUNMA_KAFKA_TOPIC_PREFIX, or GUNMA_OPS_*), or the options below.",
+    "GUNMA_KAFKA_BOOTSTRAP_SERVERS, GUNMA_KAFKA_TOPIC_PREFIX, or GUNMA_OPS_*), or the options below; "
+    "the services' APIs from GUNMA_OPS_INGEST_URL, GUNMA_OPS_ROUTER_URL and GUNMA_OPS_API_KEY.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -31,7 +34,12 @@ app = typer.Typer(
 app.add_typer(keys.app, name="keys")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(topics.app, name="topics")
+app.add_typer(codes_cli.app, name="codes")
 app.command("migrate")(schema.command)
+app.add_typer(csv.app, name="csv")
+app.add_typer(notices.app, name="notices")
+app.add_typer(audience.app, name="audience")
+app.command("stats")(stats.command)
 
 
 @app.callback()

@@ -169,9 +169,23 @@ async def test_establishments_keep_the_newest_report_and_unknown_municipalities_
     assert dict(row) == {"name": "Renamed Ltd", "municipality_code": "131016"}
 
 
-async def test_a_linked_subscriber_takes_the_records_values_unless_they_declared_a_newer_employer(
+async def _record(conn: db.Connection, user: str) -> dict[str, object]:
+    row = await conn.fetchrow(
+        "SELECT record_establishment_id, record_municipality_code, record_nationality,"
+        " record_residence_status FROM subscribers WHERE line_user_id = $1",
+        user,
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def test_a_linked_record_feeds_reminders_but_audiences_keep_what_the_worker_declared(
     pool: db.Pool,
 ) -> None:
+    # Consent scope (issue 7): the consent text says the linked employment record is used only for
+    # personal reminders. Before it, the audience columns took the record's employer, city, nationality
+    # and status once linked; now they are what the worker declared, whatever the feed says, while the
+    # record_* columns (read by reminders) follow the feed as before.
     user, w = line_user(), worker_id()
     async with pool.acquire() as conn, conn.transaction():
         await registry.ensure_subscriber(conn, user)
@@ -180,28 +194,33 @@ async def test_a_linked_subscriber_takes_the_records_values_unless_they_declared
         await registry.set_employer(
             conn, user, establishment_id="DECL1", municipality_code="10202", on=date(2026, 1, 10)
         )
-        # Consent and link before the feed knows the worker: declared values stand.
         await registry.link_worker(conn, user, worker_id=w, consent_version="2026-01", at=T0)
         before = await registry.get_subscriber(conn, user)
-        # The feed reports an older hire (before the declaration): the declared employer still wins,
-        # but nationality and status come from the record.
         result = await registry.apply_employment(
             conn, [hire(w, date(2025, 12, 1), est="REC1", city="105244")]
         )
         assert result.linked_workers == [w]
         mid = await registry.get_subscriber(conn, user)
-        # Then a hire after the declaration: the record wins.
+        mid_record = await _record(conn, user)
         await registry.apply_employment(conn, [hire(w, date(2026, 2, 1), est="REC2", city="102016")])
         after = await registry.get_subscriber(conn, user)
+        after_record = await _record(conn, user)
     assert before is not None and mid is not None and after is not None
-    assert (before.establishment_id, before.municipality_code, before.nationality) == (
-        "DECL1",
-        "102024",
-        "PH",
+    declared = ("DECL1", "102024", "PH", None)
+    for seen in (before, mid, after):
+        assert (seen.establishment_id, seen.municipality_code, seen.nationality, seen.residence_status) == (
+            declared
+        ), "audience columns never take the linked record's values"
+    assert mid_record == {
+        "record_establishment_id": "REC1",
+        "record_municipality_code": "105244",
+        "record_nationality": "VN",
+        "record_residence_status": "technical_intern_2a",
+    }
+    assert (after_record["record_establishment_id"], after_record["record_municipality_code"]) == (
+        "REC2",
+        "102016",
     )
-    assert (mid.establishment_id, mid.municipality_code) == ("DECL1", "102024")
-    assert (mid.nationality, mid.residence_status) == ("VN", "technical_intern_2a")
-    assert (after.establishment_id, after.municipality_code) == ("REC2", "102016")
     assert after.record_period_expires_on == date(2027, 3, 31)
 
 
@@ -220,8 +239,10 @@ async def test_linking_moves_a_worker_from_another_account_and_unlinking_forgets
         await registry.unlink_worker(conn, new_phone)
         unlinked = await registry.get_subscriber(conn, new_phone)
     assert moved_from == old_phone
-    assert old is not None and not old.linked and old.municipality_code is None
-    assert new is not None and new.linked and new.municipality_code == "102016"
+    assert old is not None and not old.linked and old.record_period_expires_on is None
+    # The record's city is kept for reminders only (consent scope): not an audience column.
+    assert new is not None and new.linked and new.municipality_code is None
+    assert new.record_period_expires_on == date(2027, 3, 31)
     assert unlinked is not None and unlinked.worker_id is None and unlinked.record_period_expires_on is None
 
 
