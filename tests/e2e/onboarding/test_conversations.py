@@ -20,10 +20,11 @@ import pytest
 
 from services.common import languages
 from services.common.contracts import derived_id
+from services.line_sandbox.phone import Phone
 from services.router.dialogue import CONSENT_VERSION, Action, DialogueConfig, texts
 from services.router.dialogue.employer_code import check_symbol, display
 from services.router.dialogue.prompts import Voice
-from tests.support.line_stack import LineStack, Phone
+from tests.support.line_stack import LineStack
 
 CONFIG = DialogueConfig()
 TOKYO = ZoneInfo("Asia/Tokyo")
