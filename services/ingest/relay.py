@@ -325,6 +325,7 @@ async def find_published(bootstrap: str, wanted: dict[TopicPartition, set[str]],
         client_id="gunma-ingest-relay-recovery",
         group_id=None,
         enable_auto_commit=False,
+        auto_offset_reset="earliest",  # should a reset race the seeks, read more rather than skip
     )
     await consumer.start()
     found: set[str] = set()

@@ -124,7 +124,9 @@ async def read(
     partitions = (await kafka_meta.partitions(bootstrap, [dlq_topic])).get(dlq_topic)
     if not partitions:
         raise DlqError(f"topic {dlq_topic!r} does not exist")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(dlq_topic, p) for p in partitions]

@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 
@@ -50,3 +50,47 @@ async def read_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 
     finally:
         await consumer.stop()
     return records
+
+
+async def read_to_end(bootstrap: str, topic: str, *, timeout: float = 60) -> list[ConsumerRecord[Any, Any]]:
+    """Every record ``topic`` holds now: from each partition's start up to its end offset at the call.
+
+    Positions are set with explicit seeks to the beginning offsets, and the reset policy is
+    ``earliest``: an implicit reset racing with ``seek_to_beginning`` can otherwise move a
+    partition to its end and the read would silently return nothing.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 << 20,
+    )
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        remaining = set()
+        for tp in partitions:
+            if starts[tp] < ends[tp]:
+                consumer.seek(tp, starts[tp])
+                remaining.add(tp)
+        records: list[ConsumerRecord[Any, Any]] = []
+        deadline = time.monotonic() + timeout
+        while remaining:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end in {timeout:.0f} s")
+            batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=10_000)
+            for tp, items in batch.items():
+                records.extend(r for r in items if r.offset < ends[tp])
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:  # also past gaps such as control records
+                    remaining.discard(tp)
+        return records
+    finally:
+        await consumer.stop()

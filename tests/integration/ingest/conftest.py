@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import ConsumerRecord
 
 from services.common import auth, db, migrate
+from tests.support import kafka
 from tests.support.services import ServiceProcess
 from tests.support.stack import Stack, free_port
 
@@ -97,32 +97,7 @@ def event_id_of(record: ConsumerRecord[Any, Any]) -> str:
 
 async def topic_records(bootstrap: str, topic: str) -> list[ConsumerRecord[Any, Any]]:
     """Every record of the topic up to its end offsets at the time of the call."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-        partitions = [TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]]
-    finally:
-        await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    records: list[ConsumerRecord[Any, Any]] = []
-    try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        deadline = time.monotonic() + 60
-        while remaining and time.monotonic() < deadline:
-            batch = await consumer.getmany(*remaining, timeout_ms=500)
-            for tp, items in batch.items():
-                records.extend(r for r in items if r.offset < ends[tp])
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-    finally:
-        await consumer.stop()
-    return records
+    return await kafka.read_to_end(bootstrap, topic)
 
 
 async def wait_for_events(

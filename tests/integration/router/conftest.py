@@ -28,6 +28,7 @@ from services.common.kafka import ensure_topics
 from services.common.topics import Topics
 from services.router.app import create_app
 from services.router.settings import RouterSettings
+from tests.support import kafka
 from tests.support.kafka import produce
 
 
@@ -118,30 +119,7 @@ async def publish(bootstrap: str, topic: str, events: Sequence[tuple[str, Event]
 
 async def read_to_end(bootstrap: str, topic: str) -> list[Any]:
     """Every record the topic holds now (reads up to the end offsets taken at the start)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[Any] = []
-        deadline = time.monotonic() + 60
-        while True:
-            positions = [await consumer.position(tp) for tp in partitions]
-            if all(pos >= ends[tp] for pos, tp in zip(positions, partitions, strict=True)):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topic} to its end")
-            batch = await consumer.getmany(timeout_ms=200)
-            for part in batch.values():
-                records.extend(part)
-        return records
-    finally:
-        await consumer.stop()
+    return await kafka.read_to_end(bootstrap, topic)
 
 
 async def wait_for(
