@@ -40,6 +40,22 @@ def language_expression(fallback_param: str) -> str:
     return f"COALESCE(s.language, {fallback_param}::text)"
 
 
+def one_language(language_param: str, *, includes_unset: bool) -> str:
+    """Subscribers reading ``language_param``: a range of the (language, line_user_id) index, plus those
+    who never chose a language when it is the fallback (then the pages need a sort)."""
+    if includes_unset:
+        return f"(s.language = {language_param}::text OR s.language IS NULL)"
+    return f"s.language = {language_param}::text"
+
+
+def languages_of(audience: Audience) -> list[str]:
+    """The languages an audience can be reached in, in the order their batches are planned (byte order,
+    like the "C" collation of the ids)."""
+    offered = set(languages.LANGUAGE_CODES)
+    wanted = offered if audience.languages is None else offered & set(audience.languages)
+    return sorted(wanted)
+
+
 def parameters(audience: Audience, fallback_language: str | None) -> list[Any]:
     def listed(values: tuple[str, ...] | None) -> list[str] | None:
         return None if values is None else list(values)
