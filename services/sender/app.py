@@ -37,20 +37,23 @@ def registration(settings: SenderSettings, api: LineApi, state: dict[str, Any]) 
             dead_letters=runtime.dead_letters(settings.consumer_group),
         )
         state["handler"] = handler
-        durable_subscriber(
-            runtime.broker,
-            topic=settings.topics.deliveries_ready,
-            group_id=settings.consumer_group,
-            payload=DeliveryReady,
-            handler=handler,
-            dead_letters=runtime.dead_letters(settings.consumer_group),
-            policy=ConsumerPolicy(
-                max_records=settings.consumer_max_records,
-                max_partition_fetch_bytes=settings.consumer_partition_fetch_bytes,
-            ),
-            title="deliveries.ready",
-            description="Rendered LINE messages to send; one DeliveryResult per batch follows.",
-        )
+        # Several members of the group share one handler (and its token buckets): while one records and
+        # reports its poll, the others keep sending.
+        for _ in range(settings.consumers):
+            durable_subscriber(
+                runtime.broker,
+                topic=settings.topics.deliveries_ready,
+                group_id=settings.consumer_group,
+                payload=DeliveryReady,
+                handler=handler,
+                dead_letters=runtime.dead_letters(settings.consumer_group),
+                policy=ConsumerPolicy(
+                    max_records=settings.consumer_max_records,
+                    max_partition_fetch_bytes=settings.consumer_partition_fetch_bytes,
+                ),
+                title="deliveries.ready",
+                description="Rendered LINE messages to send; one DeliveryResult per batch follows.",
+            )
 
     return register
 

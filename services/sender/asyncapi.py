@@ -23,7 +23,7 @@ docs/sender.md); a batch that cannot be sent goes to deliveries.ready.v1.dlq wit
 
 def asyncapi_app() -> FastStream:
     settings = asyncapi.documentation_settings(
-        SenderSettings, line_channel_access_token=asyncapi.PLACEHOLDER_SECRET
+        SenderSettings, line_channel_access_token=asyncapi.PLACEHOLDER_SECRET, consumers=1
     )
     runtime = asyncapi.documentation_runtime(settings, component="sender")
     registration(settings, line_api(settings), {})(runtime)

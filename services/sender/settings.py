@@ -68,6 +68,11 @@ class SenderSettings(ServiceSettings):
     consumer_group: str = "sender"
     #: records per poll, all sent concurrently (250 polls take 1.25 s at LINE's multicast rate)
     consumer_max_records: int = Field(default=250, ge=1, le=5000)
+    #: members of the consumer group in this process, sharing the token buckets (the rate stays the
+    #: channel's). With two, one can send while the other records and reports its poll; measured in the
+    #: full system (docs/performance.md) the gain was within the noise (88 -> 91 % of LINE's multicast
+    #: rate), and a member joining mid-notice moves partitions (their polls are resent: 409s), so one.
+    consumers: int = Field(default=1, ge=1, le=12)
     #: bytes fetched ahead per partition. A DeliveryReady of 500 ids is ~19 KB; one notice's batches sit
     #: on few partitions (one key per language), so less than 4 MiB starves the polls (measured: 1 MiB
     #: costs ~10 % of the rate at LINE's limit) while more only adds memory.
