@@ -1,0 +1,1 @@
+"""The demo: a seeded, deterministic data set (employers, foreign workers) and what plays it."""
