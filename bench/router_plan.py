@@ -365,7 +365,10 @@ async def count_planned(
 ) -> tuple[int, Counter[str], int]:
     """Read deliveries.planned to its end: batches, batches per language, distinct recipients."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=16 * 2**20
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",  # a racing implicit reset must not jump to the end
+        max_partition_fetch_bytes=16 * 2**20,
     )
     await consumer.start()
     try:
