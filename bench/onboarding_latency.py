@@ -26,8 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from services.line_sandbox.phone import Phone
 from services.router.dialogue import CONSENT_VERSION
-from tests.support.line_stack import LineStack, Phone
+from tests.support.line_stack import LineStack
 from tests.support.stack import ensure_stack
 
 
