@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TypedDict
 
 import uvicorn
 from fastapi import FastAPI, Response
@@ -18,6 +19,17 @@ from .settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[object]]
+
+
+#: FastAPI arguments for a service whose API is not public: no unauthenticated schema or browsable pages
+#: (every endpoint but the health checks needs a key). The schemas are in docs/api/, generated from code.
+class _DocsUrls(TypedDict):
+    openapi_url: str | None
+    docs_url: str | None
+    redoc_url: str | None
+
+
+NO_PUBLIC_DOCS = _DocsUrls(openapi_url=None, docs_url=None, redoc_url=None)
 
 
 def add_operational_routes(app: FastAPI, checks: Callable[[], Mapping[str, Check]]) -> None:

@@ -66,7 +66,15 @@ def create_app(settings: IngestSettings) -> FastAPI:
                 if ingest.parse_pool is not None:
                     ingest.parse_pool.shutdown()
 
-    app = FastAPI(title="Gunma Model ingest", version="1", description=_DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Gunma Model ingest",
+        version="1",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        # The schema stays at /openapi.json for the feed's and staff's clients; no browsable pages.
+        docs_url=None,
+        redoc_url=None,
+    )
     install_problem_handlers(app)
     _install_unavailable_handler(app)
     app.include_router(feed_api.routes(ingest))

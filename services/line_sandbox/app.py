@@ -14,7 +14,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.common.http import add_operational_routes
+from services.common.http import NO_PUBLIC_DOCS, add_operational_routes
 from services.common.problems import Problem, install_problem_handlers, problem_response
 
 from . import api
@@ -68,6 +68,7 @@ def create_app(settings: LineSandboxSettings) -> FastAPI:
         title="Gunma Model LINE sandbox",
         description="A stand-in for the LINE platform: Messaging API, inboxes, simulated workers.",
         lifespan=lifespan,
+        **NO_PUBLIC_DOCS,
     )
     install_problem_handlers(app)
 

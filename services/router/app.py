@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from services.common import db
 from services.common.auth import KeyStore
 from services.common.contracts import utcnow
-from services.common.http import Check, add_operational_routes
+from services.common.http import NO_PUBLIC_DOCS, Check, add_operational_routes
 from services.common.problems import Problem, install_problem_handlers
 from services.common.runtime import Runtime, running
 
@@ -142,7 +142,7 @@ def create_app(
                     await hooks.stop(timeout=settings.shutdown_grace_seconds / 4)
                 await scheduler.stop(timeout=settings.shutdown_grace_seconds / 2)
 
-    app = FastAPI(title="Gunma Model router", lifespan=lifespan)
+    app = FastAPI(title="Gunma Model router", lifespan=lifespan, **NO_PUBLIC_DOCS)
     install_problem_handlers(app)
 
     def api_context() -> ApiContext:

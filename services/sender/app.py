@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from services.common import db
 from services.common.contracts import DeliveryReady
-from services.common.http import Check, add_operational_routes
+from services.common.http import NO_PUBLIC_DOCS, Check, add_operational_routes
 from services.common.kafka import ConsumerPolicy, durable_subscriber
 from services.common.runtime import Runtime, running
 
@@ -94,7 +94,7 @@ def create_app(settings: SenderSettings) -> FastAPI:
                     await sampler
             await api.close()
 
-    app = FastAPI(title="Gunma Model sender", lifespan=lifespan)
+    app = FastAPI(title="Gunma Model sender", lifespan=lifespan, **NO_PUBLIC_DOCS)
 
     def checks() -> dict[str, Check]:
         runtime: Runtime | None = state.get("runtime")

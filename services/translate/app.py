@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from services.common import db
 from services.common.auth import KeyStore
 from services.common.contracts import DeliveryPlanned, NoticeSubmitted
-from services.common.http import Check, add_operational_routes
+from services.common.http import NO_PUBLIC_DOCS, Check, add_operational_routes
 from services.common.kafka import ConsumerPolicy, durable_subscriber
 from services.common.problems import Problem, install_problem_handlers
 from services.common.runtime import Runtime, running
@@ -213,7 +213,7 @@ def create_app(settings: TranslateSettings) -> FastAPI:
             for client in clients.values():
                 await client.aclose()
 
-    app = FastAPI(title="Gunma Model translate", lifespan=lifespan)
+    app = FastAPI(title="Gunma Model translate", lifespan=lifespan, **NO_PUBLIC_DOCS)
     install_problem_handlers(app)
 
     def api_context() -> ApiContext:
