@@ -7,7 +7,7 @@ registers its subscribers in ``register``, before the broker starts consuming.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -33,6 +33,13 @@ class Runtime:
 
     def dead_letters(self, consumer: str) -> DeadLetters:
         return DeadLetters(self.broker, consumer=consumer)
+
+    def readiness_checks(self) -> dict[str, Callable[[], Awaitable[object]]]:
+        """What /readyz asks: PostgreSQL and the Kafka broker answer."""
+        return {
+            "postgres": lambda: db.ping(self.pool),
+            "kafka": lambda: self.broker.ping(timeout=2),
+        }
 
 
 def _retrying(settings: ServiceSettings, what: str) -> AsyncRetrying:

@@ -86,10 +86,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         runtime = ingest.runtime
         if runtime is None:
             return {}
-        return {
-            "postgres": lambda: db.ping(runtime.pool),
-            "kafka": lambda: runtime.broker.ping(timeout=2),
-        }
+        return runtime.readiness_checks()
 
     add_operational_routes(app, checks)
     app.openapi = _openapi(app)  # type: ignore[method-assign]

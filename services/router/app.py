@@ -9,7 +9,6 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from services.common import db
 from services.common.auth import KeyStore
 from services.common.contracts import utcnow
 from services.common.http import NO_PUBLIC_DOCS, Check, add_operational_routes
@@ -158,10 +157,7 @@ def create_app(
         runtime = state.get("runtime")
         if not isinstance(runtime, Runtime):
             return {}
-        return {
-            "postgres": lambda: db.ping(runtime.pool),
-            "kafka": lambda: runtime.broker.ping(timeout=2),
-        }
+        return runtime.readiness_checks()
 
     add_operational_routes(app, checks)
     return app

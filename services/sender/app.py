@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.common import db
 from services.common.contracts import DeliveryReady
 from services.common.http import NO_PUBLIC_DOCS, Check, add_operational_routes
 from services.common.kafka import ConsumerPolicy, durable_subscriber
@@ -100,10 +99,7 @@ def create_app(settings: SenderSettings) -> FastAPI:
         runtime: Runtime | None = state.get("runtime")
         if runtime is None:
             return {}
-        return {
-            "postgres": lambda: db.ping(runtime.pool),
-            "kafka": lambda: runtime.broker.ping(timeout=2),
-        }
+        return runtime.readiness_checks()
 
     add_operational_routes(app, checks)
     return app

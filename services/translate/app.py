@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.common import db
 from services.common.auth import KeyStore
 from services.common.contracts import DeliveryPlanned, NoticeSubmitted
 from services.common.http import NO_PUBLIC_DOCS, Check, add_operational_routes
@@ -228,10 +227,7 @@ def create_app(settings: TranslateSettings) -> FastAPI:
         runtime: Runtime | None = state.get("runtime")
         if runtime is None:
             return {}
-        return {
-            "postgres": lambda: db.ping(runtime.pool),
-            "kafka": lambda: runtime.broker.ping(timeout=2),
-        }
+        return runtime.readiness_checks()
 
     add_operational_routes(app, checks)
     return app
