@@ -252,3 +252,11 @@ def top_frames(collapsed: Path, limit: int = 25) -> list[tuple[str, float, float
     if not samples:
         return []
     return [(frame, own[frame] / samples, total[frame] / samples) for frame, _ in own.most_common(limit)]
+
+
+def print_profiles(directory: Path, label: str, limit: int = 12) -> None:
+    """The top frames of every py-spy profile in ``directory``: self / total share."""
+    for path in sorted(directory.glob("*.txt")):
+        print(f"  profile [{label}] {path.stem} (py-spy {path}): self / total share")
+        for frame, own, total_share in top_frames(path, limit):
+            print(f"    {own:6.1%} {total_share:6.1%}  {frame[:140]}")

@@ -39,10 +39,10 @@ from bench._support import (
     cpu_seconds,
     cpu_since,
     peak_rss_mib,
+    print_profiles,
     py_spy,
     seed_audience,
     system_pids,
-    top_frames,
     wait_for_quiet,
 )
 from bench.sender_throughput import steady_rate
@@ -246,10 +246,7 @@ async def main(args: argparse.Namespace) -> int:
     report(args, runs, dict(per_language), machine)
     if args.profile:
         for run in runs:
-            for path in sorted((args.profile / run.name).glob("*.txt")):
-                print(f"  profile [{run.name}] {path.stem} (py-spy {path}): self / total share")
-                for frame, own, total_share in top_frames(path, 12):
-                    print(f"    {own:6.1%} {total_share:6.1%}  {frame[:140]}")
+            print_profiles(args.profile / run.name, run.name)
     return 0
 
 

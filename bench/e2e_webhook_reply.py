@@ -26,6 +26,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,6 +39,8 @@ from bench._support import (
     cpu_since,
     peak_rss_mib,
     percentile,
+    print_profiles,
+    py_spy,
     system_pids,
     wait_for_quiet,
 )
@@ -243,7 +246,9 @@ async def main(args: argparse.Namespace) -> int:
                 load_before = os.getloadavg()[0]
                 started = time.perf_counter()
                 errors: list[str] = []
-                sent = await load(system.url("line_sandbox"), users, rate, args.seconds, errors)
+                spies = py_spy(pids, args.profile / f"{rate:g}" if args.profile else None)
+                async with spies:
+                    sent = await load(system.url("line_sandbox"), users, rate, args.seconds, errors)
                 sending = time.perf_counter() - started
                 await asyncio.sleep(2)  # the last answers; inboxes are read after the CPU is counted
                 cpu = cpu_since(before, cpu_seconds(pids))
@@ -256,6 +261,9 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         await system.stop()
     report(args, machine, len(users), rounds, rss)
+    if args.profile:
+        for rate in args.rates:
+            print_profiles(args.profile / f"{rate:g}", f"{rate:g}/s")
     return 0 if rounds and all(len(r.found) == len(r.sent) for r in rounds) else 1
 
 
@@ -271,6 +279,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--sandbox-spec-validation", action="store_true", help="keep the sandbox's OpenAPI checks on"
     )
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy profiles of every process here")
     parser.add_argument(
         "--wait-quiet", type=float, default=0, help="wait up to this many seconds for load < 0.5"
     )
