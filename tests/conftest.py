@@ -9,7 +9,6 @@ Every run uses its own topic prefix and its own database, dropped at the end
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common import db, migrate
+from services.common import db
 from services.common.kafka import ensure_topics
 from services.common.topics import Topics
 from tests.support.stack import Stack, ensure_stack
@@ -59,21 +58,8 @@ async def topics(stack: Stack, run_id: str) -> Topics:
 async def database_url(stack: Stack, run_id: str) -> AsyncIterator[str]:
     """A fresh database for this run, with every component's migrations applied."""
     name = f"gunma_{run_id}"
-    admin = await db.connect(stack.admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    dsn = stack.dsn_for(name)
-    await migrate.migrate(dsn)
-    yield dsn
-    if os.environ.get("GUNMA_KEEP_TEST_DB"):
-        return
-    admin = await db.connect(stack.admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with stack.own_database(name) as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,33 @@ class Stack:
 
     def dsn_for(self, database: str) -> str:
         return self.admin_dsn.rsplit("/", 1)[0] + "/" + database
+
+    @contextlib.asynccontextmanager
+    async def own_database(self, name: str, components: list[str] | None = None) -> AsyncIterator[str]:
+        """A database of its own, migrated (every component, or these), dropped afterwards.
+
+        Services started on it are alone there: an ingest or router of another test module on the
+        session's database cannot relay this one's outbox or release its notices (to its own topics).
+        ``GUNMA_KEEP_TEST_DB=1`` keeps it for a look afterwards.
+        """
+        from services.common import db, migrate
+
+        admin = await db.connect(self.admin_dsn)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        dsn = self.dsn_for(name)
+        await migrate.migrate(dsn, *([components] if components else []))
+        try:
+            yield dsn
+        finally:
+            if not os.environ.get("GUNMA_KEEP_TEST_DB"):
+                admin = await db.connect(self.admin_dsn)
+                try:
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                finally:
+                    await admin.close()
 
 
 def _answers(port: int) -> bool:

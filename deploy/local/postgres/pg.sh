@@ -105,6 +105,9 @@ up() {
   psql_super <<SQL
 SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', '$PG_USER', '$PG_PASSWORD')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$PG_USER') \gexec
+-- Tests drop their databases WITH (FORCE); on PostgreSQL 15 that refuses when an autovacuum worker is
+-- in the database unless the role may signal backends (local development cluster only).
+SELECT format('GRANT pg_signal_backend TO %I', '$PG_USER') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', '$PG_DB', '$PG_USER')
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$PG_DB') \gexec
 SQL

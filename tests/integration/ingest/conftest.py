@@ -16,7 +16,7 @@ import httpx
 import pytest
 from aiokafka import ConsumerRecord
 
-from services.common import auth, db, migrate
+from services.common import auth, db
 from tests.support import kafka
 from tests.support.services import ServiceProcess
 from tests.support.stack import Stack, free_port
@@ -120,19 +120,8 @@ async def wait_for_events(
 async def private_database(stack: Stack, run_id: str) -> AsyncIterator[str]:
     """A database of its own (so the session's ingest process does not relay its outbox)."""
     name = f"gunma_{run_id}_{hashlib.sha1(str(time.time_ns()).encode()).hexdigest()[:6]}"  # noqa: S324
-    admin = await db.connect(stack.admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    dsn = stack.dsn_for(name)
-    await migrate.migrate(dsn, ["common", "ingest"])
-    yield dsn
-    admin = await db.connect(stack.admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with stack.own_database(name, ["common", "ingest"]) as dsn:
+        yield dsn
 
 
 def log_text(process: ServiceProcess) -> str:

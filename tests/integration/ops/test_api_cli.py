@@ -26,7 +26,7 @@ from services.common.topics import Topics
 from services.ops.cli import main
 from tests.integration.router.conftest import line_user, publish, read_to_end, seed_subscribers, wait_for
 from tests.support.services import ServiceProcess
-from tests.support.stack import free_port
+from tests.support.stack import Stack, free_port
 
 CSV_HEADER = (
     "届出種別,在留カード番号,国籍・地域,在留資格,在留期間満了日,雇入れ年月日,離職年月日,"
@@ -49,60 +49,68 @@ class Services:
     feed_key: str
     staff_key: str
     ops_key: str
+    pool: db.Pool  # their database
 
 
 @pytest.fixture(scope="module")
 async def services(
     service_env: dict[str, str],
-    pool: db.Pool,
+    stack: Stack,
     kafka_bootstrap: str,
     run_id: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Services]:
-    topics = Topics(prefix=f"{run_id}.ops{uuid.uuid4().hex[:6]}.")
-    await ensure_topics(kafka_bootstrap, topics)
-    logs = tmp_path_factory.mktemp("ops-api-logs")
-    common = {**service_env, "GUNMA_KAFKA_TOPIC_PREFIX": topics.prefix}
-    ingest_port, router_port = free_port(), free_port()
-    ingest = ServiceProcess(
-        "ingest",
-        {
-            **common,
-            "GUNMA_INGEST_HTTP_PORT": str(ingest_port),
-            "GUNMA_INGEST_CSV_WORKERS": "0",
-            "GUNMA_INGEST_KEY_CACHE_SECONDS": "0",
-            "GUNMA_INGEST_RELAY_POLL_SECONDS": "0.2",
-        },
-        ingest_port,
-        logs,
-    )
-    router = ServiceProcess(
-        "router",
-        {
-            **common,
-            "GUNMA_ROUTER_HTTP_PORT": str(router_port),
-            # Whatever the hour of the run: no quiet hours.
-            "GUNMA_ROUTER_QUIET_HOURS_START": "00:00",
-            "GUNMA_ROUTER_QUIET_HOURS_END": "00:00",
-            "GUNMA_ROUTER_SCHEDULER_POLL_SECONDS": "0.3",
-            "GUNMA_ROUTER_API_KEY_CACHE_SECONDS": "0",
-            "GUNMA_ROUTER_DIALOGUE_ENABLED": "false",
-        },
-        router_port,
-        logs,
-    )
-    async with pool.acquire() as conn:
-        feed, _ = await auth.create_key(conn, name="ops-cli feed", role=auth.Role.FEED)
-        staff, _ = await auth.create_key(conn, name="ops-cli staff", role=auth.Role.STAFF)
-        ops, _ = await auth.create_key(conn, name="ops-cli operator", role=auth.Role.OPS)
-    await asyncio.gather(
-        asyncio.to_thread(ingest.start, timeout=120), asyncio.to_thread(router.start, timeout=120)
-    )
-    try:
-        yield Services(ingest, router, topics, feed, staff, ops)
-    finally:
-        ingest.stop()
-        router.stop()
+    # A database of their own: an ingest or router of another module on the session's database would
+    # otherwise relay this ingest's outbox, or release these notices, to its own topics.
+    async with stack.own_database(f"gunma_{run_id}_ops_api") as dsn:
+        topics = Topics(prefix=f"{run_id}.ops{uuid.uuid4().hex[:6]}.")
+        await ensure_topics(kafka_bootstrap, topics)
+        logs = tmp_path_factory.mktemp("ops-api-logs")
+        common = {**service_env, "GUNMA_KAFKA_TOPIC_PREFIX": topics.prefix, "GUNMA_DATABASE_URL": dsn}
+        ingest_port, router_port = free_port(), free_port()
+        ingest = ServiceProcess(
+            "ingest",
+            {
+                **common,
+                "GUNMA_INGEST_HTTP_PORT": str(ingest_port),
+                "GUNMA_INGEST_CSV_WORKERS": "0",
+                "GUNMA_INGEST_KEY_CACHE_SECONDS": "0",
+                "GUNMA_INGEST_RELAY_POLL_SECONDS": "0.2",
+            },
+            ingest_port,
+            logs,
+        )
+        router = ServiceProcess(
+            "router",
+            {
+                **common,
+                "GUNMA_ROUTER_HTTP_PORT": str(router_port),
+                # Whatever the hour of the run: no quiet hours.
+                "GUNMA_ROUTER_QUIET_HOURS_START": "00:00",
+                "GUNMA_ROUTER_QUIET_HOURS_END": "00:00",
+                "GUNMA_ROUTER_SCHEDULER_POLL_SECONDS": "0.3",
+                "GUNMA_ROUTER_API_KEY_CACHE_SECONDS": "0",
+                "GUNMA_ROUTER_DIALOGUE_ENABLED": "false",
+            },
+            router_port,
+            logs,
+        )
+        pool = await db.create_pool(dsn, min_size=1, max_size=4, application_name="gunma-tests-ops")
+        try:
+            async with pool.acquire() as conn:
+                feed, _ = await auth.create_key(conn, name="ops-cli feed", role=auth.Role.FEED)
+                staff, _ = await auth.create_key(conn, name="ops-cli staff", role=auth.Role.STAFF)
+                ops, _ = await auth.create_key(conn, name="ops-cli operator", role=auth.Role.OPS)
+            await asyncio.gather(
+                asyncio.to_thread(ingest.start, timeout=120), asyncio.to_thread(router.start, timeout=120)
+            )
+            try:
+                yield Services(ingest, router, topics, feed, staff, ops, pool)
+            finally:
+                ingest.stop()
+                router.stop()
+        finally:
+            await pool.close()
 
 
 @pytest.fixture
@@ -158,8 +166,9 @@ async def test_csv_push_reports_accepted_and_rejected_rows(
 
 
 async def test_a_notice_from_creation_to_every_batch_reported(
-    services: Services, gunma: Callable[..., Awaitable[Run]], pool: db.Pool, kafka_bootstrap: str
+    services: Services, gunma: Callable[..., Awaitable[Run]], kafka_bootstrap: str
 ) -> None:
+    pool = services.pool
     tag = f"OPS{uuid.uuid4().hex[:8].upper()}"
     languages = {"vi": 3, "pt-BR": 2}
     await seed_subscribers(
