@@ -166,7 +166,8 @@ async def test_dlq_show_replay_once_with_dry_run(gunma: Any, kafka_bootstrap: st
     await _dead_letter_three(kafka_bootstrap, source)
     dlq_topic = f"{source}.dlq"
 
-    listed = await gunma("dlq", "list")
+    # This run's topics only: a developer's broker may hold thousands of other runs' DLQ topics.
+    listed = await gunma("--topic-prefix", f"{run_id}.", "dlq", "list")
     assert listed.code == 0, listed
     assert dlq_topic in listed.out
 
