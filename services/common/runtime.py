@@ -6,6 +6,7 @@ registers its subscribers in ``register``, before the broker starts consuming.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,6 +22,9 @@ from .kafka.lag import LagSampler
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+#: Beyond the grace period for in-flight work: time for the last flush and for closing connections.
+_STOP_MARGIN_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -104,7 +108,21 @@ async def running(
         yield runtime
     finally:
         await lag.stop()
-        # Stop consuming, let in-flight handlers finish (graceful_timeout), flush the producer.
-        await broker.stop()
-        await pool.close()
+        await _bounded_stop(broker, pool, settings.shutdown_grace_seconds)
         log.info("stopped", extra={"component": component})
+
+
+async def _bounded_stop(broker: KafkaBroker, pool: db.Pool, grace: float) -> None:
+    """Stop consuming, let in-flight handlers finish (graceful_timeout), flush the producer, close the
+    pool; each step bounded, so a stuck step cannot outlast the orchestrator's grace period and turn
+    a clean stop into a kill with nothing said. What is not committed is redelivered after a restart."""
+    try:
+        await asyncio.wait_for(broker.stop(), timeout=grace + _STOP_MARGIN_SECONDS)
+    except TimeoutError:
+        log.error("the Kafka client did not stop in time; its uncommitted records will be redelivered")
+    try:
+        await asyncio.wait_for(pool.close(), timeout=_STOP_MARGIN_SECONDS)
+    except TimeoutError:
+        # asyncpg's close waits for every connection to be released; one still held is a bug to find
+        log.error("PostgreSQL connections were still in use at shutdown; terminating them")
+        pool.terminate()

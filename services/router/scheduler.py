@@ -84,9 +84,10 @@ class Scheduler:
         _, pending = await asyncio.wait(self._tasks, timeout=timeout)
         for task in pending:
             task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if pending:
+            _, stuck = await asyncio.wait(pending, timeout=5)
+            for task in stuck:  # cleanup that ignores cancellation: say so rather than hang the stop
+                log.error("a scheduler task did not stop when cancelled", extra={"task": task.get_name()})
         self._tasks.clear()
 
     async def _loop(

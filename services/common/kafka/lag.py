@@ -61,12 +61,14 @@ async def _partition_lag(consumer: AIOKafkaConsumer, timeout: float) -> dict[Top
         else:
             highwater[tp] = hw
     if unknown:
-        ends: dict[TopicPartition, int] = await asyncio.wait_for(consumer.end_offsets(unknown), timeout)
+        async with asyncio.timeout(timeout):
+            ends: dict[TopicPartition, int] = await consumer.end_offsets(unknown)
         highwater.update(ends)
     lag: dict[TopicPartition, int] = {}
     for tp in assigned:
         try:
-            position = await asyncio.wait_for(consumer.position(tp), timeout)
+            async with asyncio.timeout(timeout):
+                position = await consumer.position(tp)
         except (IllegalStateError, TimeoutError):
             continue  # revoked meanwhile, or no position yet (still resetting): next sample
         if tp in highwater:
@@ -112,7 +114,7 @@ class LagSampler:
             self._task = asyncio.create_task(self._run(), name="gunma-lag-sampler")
 
     async def _run(self) -> None:
-        while True:
+        while asyncio.current_task() is self._task:  # a stopped sampler's loop ends at its next turn
             try:
                 await self.sample()
             except Exception:  # a metric must never take the service down
@@ -124,8 +126,9 @@ class LagSampler:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Bounded: a cancellation lost inside a client call must not hang the service's shutdown
+            # (the loop ends by itself at its next turn, as the task is no longer ours).
+            await asyncio.wait([task], timeout=self._timeout)
         for key in self._reported:
             with contextlib.suppress(KeyError):
                 CONSUMER_LAG.remove(*key)
