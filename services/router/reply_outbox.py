@@ -127,12 +127,13 @@ class ReplyRelay:
         if task is None:
             return
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(task, timeout)
+        # Bounded even if a cancellation gets lost in a client call: the loop then ends at its next
+        # turn by itself, as the task is no longer ours (awaiting it could hang the shutdown).
+        await asyncio.wait([task], timeout=timeout)
 
     async def _run(self) -> None:
         next_housekeeping = time.monotonic()
-        while True:
+        while asyncio.current_task() is self._task:
             try:
                 while await self.relay() >= self._chunk:
                     pass
