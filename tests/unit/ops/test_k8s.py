@@ -17,7 +17,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 from cloudcoil.models.keda.v1alpha1 import ScaledObject
 
-from services.common import topics
+from services.common import runtime, topics
 
 from .deploy_files import K8S, k8s_documents, pod_specs, python_module, settings_class, yaml_documents
 
@@ -211,7 +211,9 @@ def test_deployment_is_hardened_probed_sized_and_drains(name: str) -> None:
     pre_stop = container.get("lifecycle", {}).get("preStop", {})
     if "exec" in pre_stop:
         pause = float(pre_stop["exec"]["command"][-1])
-    assert pod["terminationGracePeriodSeconds"] > grace + pause, f"{name}: killed before it drained"
+    # the drain, then the bounded last steps (producer flush, then closing the pool)
+    stop = grace + 2 * runtime._STOP_MARGIN_SECONDS
+    assert pod["terminationGracePeriodSeconds"] > stop + pause, f"{name}: killed before it drained"
     assert python_module(container["command"]) == f"services.{name}"
     port = container["ports"][0]
     env = _env(deployment)
