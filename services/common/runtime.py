@@ -24,7 +24,7 @@ from .settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 #: Beyond the grace period for in-flight work: time for the last flush and for closing connections.
-_STOP_MARGIN_SECONDS = 5.0
+STOP_MARGIN_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -117,11 +117,11 @@ async def _bounded_stop(broker: KafkaBroker, pool: db.Pool, grace: float) -> Non
     pool; each step bounded, so a stuck step cannot outlast the orchestrator's grace period and turn
     a clean stop into a kill with nothing said. What is not committed is redelivered after a restart."""
     try:
-        await asyncio.wait_for(broker.stop(), timeout=grace + _STOP_MARGIN_SECONDS)
+        await asyncio.wait_for(broker.stop(), timeout=grace + STOP_MARGIN_SECONDS)
     except TimeoutError:
         log.error("the Kafka client did not stop in time; its uncommitted records will be redelivered")
     try:
-        await asyncio.wait_for(pool.close(), timeout=_STOP_MARGIN_SECONDS)
+        await asyncio.wait_for(pool.close(), timeout=STOP_MARGIN_SECONDS)
     except TimeoutError:
         # asyncpg's close waits for every connection to be released; one still held is a bug to find
         log.error("PostgreSQL connections were still in use at shutdown; terminating them")

@@ -55,7 +55,7 @@ class _Hanging:
 async def test_a_broker_or_pool_that_hangs_is_left_after_its_bound(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(runtime, "_STOP_MARGIN_SECONDS", 0.1)
+    monkeypatch.setattr(runtime, "STOP_MARGIN_SECONDS", 0.1)
     broker, pool = _Hanging(), _Hanging()
     started = time.monotonic()
     await runtime._bounded_stop(broker, pool, grace=0.1)  # type: ignore[arg-type]

@@ -212,7 +212,7 @@ def test_deployment_is_hardened_probed_sized_and_drains(name: str) -> None:
     if "exec" in pre_stop:
         pause = float(pre_stop["exec"]["command"][-1])
     # the drain, then the bounded last steps (producer flush, then closing the pool)
-    stop = grace + 2 * runtime._STOP_MARGIN_SECONDS
+    stop = grace + 2 * runtime.STOP_MARGIN_SECONDS
     assert pod["terminationGracePeriodSeconds"] > stop + pause, f"{name}: killed before it drained"
     assert python_module(container["command"]) == f"services.{name}"
     port = container["ports"][0]
