@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ import pytest
 from services.common import db
 from services.common.kafka import ensure_topics
 from services.common.topics import Topics
+from tests.support.apertium import apertium_server
 from tests.support.stack import Stack, ensure_stack
 
 _MARK_BY_FOLDER = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
@@ -45,6 +46,13 @@ def stack() -> Stack:
 @pytest.fixture(scope="session")
 def kafka_bootstrap(stack: Stack) -> str:
     return stack.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def apertium_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Apertium APY (tests/support/apertium.py), started for the session if none answers."""
+    with apertium_server(tmp_path_factory.mktemp("apertium")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -302,9 +302,9 @@ NOTICES: list[tuple[str, dict[str, Any], Callable[[Subscriber, list[Employer]], 
 
 
 async def test_each_notice_reaches_exactly_its_audience_in_each_language(
-    world: World, e2e_apertium_url: str
+    world: World, apertium_url: str
 ) -> None:
-    system, oracle = world.system, Oracle(e2e_apertium_url)
+    system, oracle = world.system, Oracle(apertium_url)
     employers = sorted(
         {p.employer.establishment_id: p.employer for p in world.people}.values(), key=lambda e: e.name
     )
