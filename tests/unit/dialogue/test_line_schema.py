@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
+from services.line_sandbox.spec import OpenApiDocument
 from services.router.dialogue import Outcome
+from tests.unit.line_sandbox.specs import spec_path
 
 from .chat import CONFIG, VALID_CODE, Chat, consent_data, display
 
-SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "line-openapi" / "messaging-api.yml"
-
 
 @pytest.fixture(scope="module")
-def document() -> Any:
-    spec = pytest.importorskip("services.line_sandbox.spec", reason="the LINE sandbox's spec module")
-    if not SPEC.is_file():
-        pytest.skip(f"LINE OpenAPI document not at {SPEC}")
-    return spec.OpenApiDocument.load(SPEC)
+def document() -> OpenApiDocument:
+    # A missing document fails with the path it looked at, never skips the check.
+    return OpenApiDocument.load(spec_path())
 
 
 def conversation(language: str) -> list[Outcome]:
@@ -55,7 +50,7 @@ def conversation(language: str) -> list[Outcome]:
 
 
 @pytest.mark.parametrize("language", CONFIG.languages)
-def test_replies_conform_to_lines_reply_and_push_schemas(document: Any, language: str) -> None:
+def test_replies_conform_to_lines_reply_and_push_schemas(document: OpenApiDocument, language: str) -> None:
     reply_schema = document.request_schema("/v2/bot/message/reply")
     push_schema = document.request_schema("/v2/bot/message/push")
     checked = 0
@@ -69,7 +64,7 @@ def test_replies_conform_to_lines_reply_and_push_schemas(document: Any, language
     assert checked >= 20
 
 
-def test_the_schema_check_rejects_what_line_would(document: Any) -> None:
+def test_the_schema_check_rejects_what_line_would(document: OpenApiDocument) -> None:
     schema = document.request_schema("/v2/bot/message/reply")
     item = {"type": "action", "action": {"type": "postback", "label": "x", "data": "cmd=help"}}
     too_many = {"type": "text", "text": "hi", "quickReply": {"items": [item] * 14}}
