@@ -3,7 +3,7 @@ batches LINE may have accepted longer ago than it remembers retry keys."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +18,6 @@ from services.sender.domain.retry_keys import retry_key_for
 from tests.support.services import ServiceProcess
 
 from .harness import (
-    ADMIN,
     assert_exactly_once,
     dead_letters,
     dlq_headers,
@@ -26,20 +25,11 @@ from .harness import (
     notice,
     publish,
     results,
-    sandbox_process,
     sender_process,
     wait_for,
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    process = sandbox_process(tmp_path_factory.mktemp("sandbox-logs"))
-    process.start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +57,6 @@ def sender(
     process.start()
     yield process
     process.stop()
-
-
-@pytest.fixture
-async def line(sandbox: ServiceProcess) -> AsyncIterator[SandboxClient]:
-    async with SandboxClient(sandbox.url, ADMIN) as client:
-        await client.reset()
-        yield client
-        await client.reset()
 
 
 async def test_a_request_line_refuses_is_failed_and_dead_lettered_without_retry(

@@ -3,7 +3,6 @@ and a sender killed with SIGKILL between LINE's acceptance and the offset commit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,34 +14,16 @@ from services.sender.domain.retry_keys import retry_key_for
 from tests.support.services import ServiceProcess
 
 from .harness import (
-    ADMIN,
     assert_exactly_once,
     fresh_topics,
     notice,
     publish,
     results,
-    sandbox_process,
     sender_process,
     wait_for,
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    process = sandbox_process(tmp_path_factory.mktemp("sandbox-logs"))
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def line(sandbox: ServiceProcess) -> AsyncIterator[SandboxClient]:
-    async with SandboxClient(sandbox.url, ADMIN) as client:
-        await client.reset()
-        yield client
-        await client.reset()
 
 
 async def test_every_recipient_once_despite_500s_timeouts_and_429s(
