@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient
 
-from services.common import languages
+from services.common import db, languages
+from services.common.topics import Topics
 from tests.e2e.pipeline.system import System, seed_subscribers_with_copy
 from tests.support.stack import REPO, free_port
 
@@ -260,3 +262,21 @@ def print_profiles(directory: Path, label: str, limit: int = 12) -> None:
         print(f"  profile [{label}] {path.stem} (py-spy {path}): self / total share")
         for frame, own, total_share in top_frames(path, limit):
             print(f"    {own:6.1%} {total_share:6.1%}  {frame[:140]}")
+
+
+async def drop_run_state(admin_dsn: str, database: str, bootstrap: str, topics: Topics) -> None:
+    """Drop a benchmark's own database and topics (the topics are prefixed: leaving them is harmless,
+    so a failure to delete them is only reported)."""
+    admin = await db.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await client.start()
+    try:
+        await client.delete_topics([name for name, _ in topics.specs_with_dlq()])
+    except Exception as error:
+        print(f"  (topics not deleted: {error})", file=sys.stderr)
+    finally:
+        await client.close()

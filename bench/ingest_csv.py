@@ -41,6 +41,7 @@ import psutil  # type: ignore[import-untyped]
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench._support import drop_run_state
 from services.common import auth, codes, db
 from services.common.topics import Topics
 from tests.support.stack import REPO, ensure_stack, free_port
@@ -360,7 +361,7 @@ async def run(args: argparse.Namespace) -> None:
         if args.profile:
             print(f"  profile:     {Path(args.profile) / f'ingest-{run_id}.{args.profile_format}'}")
         if not args.keep:
-            await _cleanup(stack.admin_dsn, database, stack.kafka_bootstrap, topics)
+            await drop_run_state(stack.admin_dsn, database, stack.kafka_bootstrap, topics)
             await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
         else:
             print(f"  kept:        database {database}, topics {topics.prefix}*, files in {workdir}")
@@ -403,20 +404,6 @@ def _cpu_seconds(ingest_pid: int) -> dict[str, float]:
         elif "kafka.Kafka" in " ".join(proc.info["cmdline"] or ()):
             totals["kafka"] += used
     return totals
-
-
-async def _cleanup(admin_dsn: str, database: str, bootstrap: str, topics: Topics) -> None:
-    admin = await db.connect(admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await admin.close()
-    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await client.start()
-    try:
-        await client.delete_topics([name for name, _ in topics.specs_with_dlq()])
-    finally:
-        await client.close()
 
 
 def main() -> None:

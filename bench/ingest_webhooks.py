@@ -28,7 +28,8 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from bench.ingest_csv import _cleanup, _cpu_seconds, _start, _wait_ready
+from bench._support import drop_run_state
+from bench.ingest_csv import _cpu_seconds, _start, _wait_ready
 from services.common import db
 from services.common.topics import Topics
 from tests.support.stack import ensure_stack, free_port
@@ -200,7 +201,7 @@ async def run(args: argparse.Namespace) -> None:
         if process.poll() is None:
             process.terminate()
             process.wait(60)
-        await _cleanup(stack.admin_dsn, database, stack.kafka_bootstrap, topics)
+        await drop_run_state(stack.admin_dsn, database, stack.kafka_bootstrap, topics)
         await asyncio.to_thread(shutil.rmtree, log_path.parent, ignore_errors=True)
 
 

@@ -40,9 +40,9 @@ import httpx
 import orjson
 import psutil  # type: ignore[import-untyped]
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 
+from bench._support import drop_run_state
 from services.common import db, languages, migrate
 from services.common.contracts import AudienceFilter, NoticeContent, NoticeSubmitted, Priority
 from services.common.kafka import ensure_topics
@@ -525,7 +525,7 @@ async def main(args: argparse.Namespace) -> None:
         if pool is not None:
             await pool.close()
         if not args.keep:
-            await _drop(stack.admin_dsn, database, stack.kafka_bootstrap, topics)
+            await drop_run_state(stack.admin_dsn, database, stack.kafka_bootstrap, topics)
     command = "PYTHONPATH=. .venv/bin/python -m bench.router_plan " + " ".join(
         shlex.quote(a) for a in sys.argv[1:]
     )
@@ -539,20 +539,6 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{phase}:")
         for key, value in figures.items():
             print(f"  {key:32s} {value:,.2f}" if isinstance(value, float) else f"  {key:32s} {value:,}")
-
-
-async def _drop(admin_dsn: str, database: str, bootstrap: str, topics: Topics) -> None:
-    admin = await db.connect(admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await admin.close()
-    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await client.start()
-    try:
-        await client.delete_topics([name for name, _ in topics.specs_with_dlq()])
-    finally:
-        await client.close()
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

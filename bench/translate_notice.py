@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
+from bench._support import drop_run_state
 from services.common import db, languages, migrate
 from services.common.contracts import (
     DeliveryPlanned,
@@ -217,7 +217,7 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.to_thread(
                 subprocess.run, [str(APY_SH), "down"], check=False, env=apy_env, timeout=60
             )
-        await _cleanup(stack.admin_dsn, database, stack.kafka_bootstrap, topics)
+        await drop_run_state(stack.admin_dsn, database, stack.kafka_bootstrap, topics)
 
     complete = len(ready) == len(made)
     recipients = sum(len(r.recipients) for r in ready)
@@ -245,22 +245,6 @@ async def run(args: argparse.Namespace) -> int:
     print(f"  command:                 {command}")
     print("  note: a shared 2-core machine; other work on it makes these figures noisy")
     return 0 if complete else 1
-
-
-async def _cleanup(admin_dsn: str, database: str, bootstrap: str, topics: Topics) -> None:
-    conn = await db.connect(admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await conn.close()
-    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await client.start()
-    try:
-        await client.delete_topics([name for name, _ in topics.specs_with_dlq()])
-    except Exception as error:  # the topics are prefixed: leaving them is harmless
-        print(f"  (topics not deleted: {error})", file=sys.stderr)
-    finally:
-        await client.close()
 
 
 def main() -> int:
