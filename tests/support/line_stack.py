@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from services.common import auth, db, migrate
+from services.common import auth, db
 from services.common.kafka import ensure_topics
 from services.common.topics import Topics
 from services.line_sandbox.client import SandboxClient
@@ -68,13 +68,7 @@ class LineStack:
         processes; ``env`` overrides any variable of any of them (e.g. GUNMA_ROUTER_DIALOGUE_LANGUAGES)."""
         name = name or f"e2e{time.strftime('%m%d%H%M%S')}{uuid.uuid4().hex[:6]}"
         database = f"gunma_{name}"
-        admin = await db.connect(stack.admin_dsn)
-        try:
-            await admin.execute(f'CREATE DATABASE "{database}"')
-        finally:
-            await admin.close()
-        dsn = stack.dsn_for(database)
-        await migrate.migrate(dsn)
+        dsn = await stack.create_database(database)
         topics = Topics(prefix=f"{name}.")
         await ensure_topics(stack.kafka_bootstrap, topics)
         conn = await db.connect(dsn)
@@ -197,13 +191,7 @@ class LineStack:
             await self.client.close()
         self.stop()
         if drop_database:
-            admin = await db.connect(stack.admin_dsn)
-            try:
-                await admin.execute(
-                    f'DROP DATABASE IF EXISTS "{self.database_url.rsplit("/", 1)[1]}" WITH (FORCE)'
-                )
-            finally:
-                await admin.close()
+            await stack.drop_database(self.database_url.rsplit("/", 1)[1])
 
     def logs(self, lines: int = 30) -> str:
         return "\n\n".join(f"--- {p.name} ---\n{p.tail(lines)}" for p in self.processes)

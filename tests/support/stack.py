@@ -21,14 +21,8 @@ class Stack:
     def dsn_for(self, database: str) -> str:
         return self.admin_dsn.rsplit("/", 1)[0] + "/" + database
 
-    @contextlib.asynccontextmanager
-    async def own_database(self, name: str, components: list[str] | None = None) -> AsyncIterator[str]:
-        """A database of its own, migrated (every component, or these), dropped afterwards.
-
-        Services started on it are alone there: an ingest or router of another test module on the
-        session's database cannot relay this one's outbox or release its notices (to its own topics).
-        ``GUNMA_KEEP_TEST_DB=1`` keeps it for a look afterwards.
-        """
+    async def create_database(self, name: str, components: list[str] | None = None) -> str:
+        """Create database ``name``, migrate it (every component, or these); return its DSN."""
         from services.common import db, migrate
 
         admin = await db.connect(self.admin_dsn)
@@ -38,15 +32,32 @@ class Stack:
             await admin.close()
         dsn = self.dsn_for(name)
         await migrate.migrate(dsn, *([components] if components else []))
+        return dsn
+
+    async def drop_database(self, name: str) -> None:
+        """Drop database ``name`` unless ``GUNMA_KEEP_TEST_DB=1`` asks to keep it for a look."""
+        from services.common import db
+
+        if os.environ.get("GUNMA_KEEP_TEST_DB"):
+            return
+        admin = await db.connect(self.admin_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    @contextlib.asynccontextmanager
+    async def own_database(self, name: str, components: list[str] | None = None) -> AsyncIterator[str]:
+        """A database of its own for the block, migrated, dropped afterwards.
+
+        Services started on it are alone there: an ingest or router of another test module on the
+        session's database cannot relay this one's outbox or release its notices (to its own topics).
+        """
+        dsn = await self.create_database(name, components)
         try:
             yield dsn
         finally:
-            if not os.environ.get("GUNMA_KEEP_TEST_DB"):
-                admin = await db.connect(self.admin_dsn)
-                try:
-                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                finally:
-                    await admin.close()
+            await self.drop_database(name)
 
 
 def _answers(port: int) -> bool:

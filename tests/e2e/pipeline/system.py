@@ -31,12 +31,12 @@ import orjson
 import psutil  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.common import auth, db, migrate
+from services.common import auth, db
 from services.common.topics import Topics
 from services.line_sandbox.client import SandboxClient
 from tests.support import kafka
 from tests.support.services import ServiceProcess
-from tests.support.stack import free_port
+from tests.support.stack import Stack, free_port
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +94,20 @@ class System:
     staff_key: str = field(init=False, default="")
     pool: db.Pool | None = field(init=False, default=None)
 
+    @property
+    def _stack(self) -> Stack:
+        return Stack(self.kafka_bootstrap, self.admin_dsn)
+
     def __post_init__(self) -> None:
         stamp = f"{time.strftime('%m%d%H%M%S')}{uuid.uuid4().hex[:6]}"
         self.database = f"gunma_e2e_{self.name}_{stamp}"
-        self.dsn = self.admin_dsn.rsplit("/", 1)[0] + "/" + self.database
+        self.dsn = self._stack.dsn_for(self.database)
         self.topics = Topics(prefix=f"e2e.{self.name}.{stamp}.")
 
     # --- life cycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        admin = await db.connect(self.admin_dsn)
-        try:
-            await admin.execute(f'CREATE DATABASE "{self.database}"')
-        finally:
-            await admin.close()
-        await migrate.migrate(self.dsn)
+        await self._stack.create_database(self.database)
         self.pool = await db.create_pool(self.dsn, min_size=1, max_size=8, application_name="gunma-e2e")
         async with self.pool.acquire() as conn:
             self.feed_key, _ = await auth.create_key(
@@ -135,12 +134,8 @@ class System:
         if self.pool is not None:
             await self.pool.close()
         if os.environ.get("GUNMA_KEEP_TEST_DB"):
-            return
-        admin = await db.connect(self.admin_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-        finally:
-            await admin.close()
+            return  # the topics too, with the database
+        await self._stack.drop_database(self.database)
         with contextlib.suppress(Exception):  # the topics are prefixed: leaving them is harmless
             client = AIOKafkaAdminClient(bootstrap_servers=self.kafka_bootstrap)
             await client.start()
